@@ -23,7 +23,11 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
     """
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return False
-    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    # Config.setdefault returns the default it was given, not the ConfigDict
+    # it stores: look the stored one up again, or the change is lost.
+    cfg.setdefault('env_cfg', {})
+    cfg.env_cfg.setdefault('dist_cfg', {})
+    dist_cfg = cfg.env_cfg.dist_cfg
     if dist_cfg.get('backend', 'nccl') == 'nccl':
         dist_cfg['backend'] = 'gloo'
     if not dist.is_initialized():

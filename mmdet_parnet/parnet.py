@@ -432,10 +432,13 @@ class ParNet(BaseModule):
         own = [k for k in state_dict if k.startswith(prefix)]
         expected = set(self.state_dict(prefix=prefix))
         if not expected & set(own):
-            found = own[:2] or list(state_dict)[:2]
+            # torch and mmengine hand each submodule only the keys under its
+            # prefix, so without any there is nothing of the file to show.
+            found = (f'its keys look like {own[:2]}' if own else
+                     f'it has no key starting with {prefix!r}')
             raise ValueError(
                 f'The checkpoint has no weights for the ParNet backbone at '
-                f'{prefix or "the top level"!r} (its keys look like {found}): '
+                f'{prefix or "the top level"!r} ({found}): '
                 f'it is a checkpoint of another model. Use a checkpoint '
                 f'trained with this config, or convert the released ImageNet '
                 f'weights with tools/model_converters/'

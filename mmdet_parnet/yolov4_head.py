@@ -354,7 +354,8 @@ torch.Size([1, 21, 2, 2])]
         featmap_sizes = [p.shape[-2:] for p in pred_maps]
         mlvl_priors = self.prior_generator.grid_priors(
             featmap_sizes, device=pred_maps[0].device)
-        mlvl_preds = self._flatten(pred_maps)
+        # Losses in float32 also under mixed precision (--amp).
+        mlvl_preds = [p.float() for p in self._flatten(pred_maps)]
         img_gt_bboxes = [get_box_tensor(g.bboxes) for g in batch_gt_instances]
         gt_bboxes = torch.cat(img_gt_bboxes)
         gt_labels = torch.cat([g.labels for g in batch_gt_instances])
