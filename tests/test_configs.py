@@ -18,7 +18,7 @@ from mmdet_parnet.datasets import SHAPES_CLASSES
 CONFIG_DIR = REPO / 'configs' / 'yolov4'
 CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))
 DARKNET_TWIN = 'yolov4_darknet53_pafpn-csp_8xb16-300e_coco.py'
-SHAPES = 'yolov4_parnet-s_pafpn-csp_1xb16-10m_shapes.py'
+SHAPES = 'yolov4_parnet-s_pafpn-csp_1xb8-6e_shapes.py'
 PRETRAINED = 'yolov4_parnet-s92-in1k-pre_pafpn-csp_8xb16-300e_coco.py'
 
 

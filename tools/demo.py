@@ -26,7 +26,7 @@ from infer import build_inferencer  # noqa: E402
 from mmdet_parnet.datasets import make_shapes_dataset  # noqa: E402
 from analysis_tools.plot_curves import plot_training_curves  # noqa: E402
 
-DEFAULT_CONFIG = 'configs/yolov4/yolov4_parnet-s_pafpn-csp_1xb16-10m_shapes.py'
+DEFAULT_CONFIG = 'configs/yolov4/yolov4_parnet-s_pafpn-csp_1xb8-6e_shapes.py'
 MMDET_TOOLS = Path(mmdet.__file__).parent / '.mim' / 'tools'
 
 

@@ -25,7 +25,7 @@ PYTHON = sys.executable
 #: mmdet's own train.py and test.py, as installed with the package.
 MMDET_TOOLS = Path(mmdet.__file__).parent / '.mim' / 'tools'
 SHAPES_CONFIG = (REPO / 'configs' / 'yolov4' /
-                 'yolov4_parnet-s_pafpn-csp_1xb16-10m_shapes.py')
+                 'yolov4_parnet-s_pafpn-csp_1xb8-6e_shapes.py')
 MAX_EPOCHS = 2
 ITERS_PER_EPOCH = 4  # 16 training images, 4 per batch
 
