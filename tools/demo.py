@@ -17,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import mmdet
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'tools'))
@@ -50,6 +52,16 @@ def latest_metrics(work_dir: Path) -> dict:
     return json.loads((runs[-1] / f'{runs[-1].name}.json').read_text())
 
 
+def tile_images(images, out_png, columns=4) -> Path:
+    """Tile equally sized images (the annotated held-out ones) into a PNG."""
+    tiles = [cv2.imread(str(p)) for p in images]
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
+    rows = [np.hstack(tiles[i:i + columns])
+            for i in range(0, len(tiles), columns)]
+    cv2.imwrite(str(out_png), np.vstack(rows))
+    return Path(out_png)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--config', default=DEFAULT_CONFIG)
@@ -78,7 +90,10 @@ def main():
                                                         photos)):
         inferencer([str(p) for p in images], out_dir=str(out / name),
                    pred_score_thr=0.3, no_save_pred=False)
-    curves = plot_training_curves(train_dir, out / 'curves.png')
+    grid = tile_images(sorted((out / 'infer_held_out' / 'vis').glob('*.jpg')),
+                       out / 'held_out_predictions.png')
+    curves = plot_training_curves({'ParNet-S-YOLOv4': train_dir},
+                                  out / 'curves.png')
     minutes = (time.time() - start) / 60
 
     print('\n[demo] done in {:.1f} min'.format(minutes))
@@ -91,7 +106,7 @@ def main():
     print(f'[demo] evaluation logs:               {test_dir}')
     print(f'[demo] loss and mAP curves:           {curves}')
     print(f'[demo] held-out predictions:          {out / "infer_held_out"}'
-          f'/{{vis,preds}}')
+          f'/{{vis,preds}}, tiled in {grid}')
     print(f'[demo] bundled photos (out of domain): {out / "infer_photos"}'
           f'/{{vis,preds}}')
     (out / 'summary.json').write_text(json.dumps(

@@ -1,7 +1,7 @@
 # ParNet-S-YOLOv4 from scratch on the bundled coco128 (128 COCO train2017
 # images; train = val, the customary check that a detector can fit real data)
 # at a CPU-sized 320x320 input with a CPU-sized schedule. Its Darknet53 twin is
-# yolov4_darknet53_pafpn-csp_1xb8-40e_coco128.py.
+# yolov4_darknet53_pafpn-csp_1xb8-20e_coco128.py.
 _base_ = './yolov4_parnet-s_pafpn-csp_8xb16-300e_coco.py'
 
 img_scale = (320, 320)
@@ -54,7 +54,7 @@ val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
 # The demo's CPU schedule (AdamW, short warm-up, cosine), bfloat16 autocast.
-max_epochs = 40
+max_epochs = 20
 base_lr = 0.002
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 optim_wrapper = dict(

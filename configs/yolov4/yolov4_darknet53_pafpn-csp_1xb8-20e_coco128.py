@@ -1,4 +1,4 @@
-_base_ = './yolov4_parnet-s_pafpn-csp_1xb8-40e_coco128.py'
+_base_ = './yolov4_parnet-s_pafpn-csp_1xb8-20e_coco128.py'
 
 # The Darknet53 twin of the coco128 config: same neck, head, input size,
 # pipeline and schedule; BN statistics trained (norm_eval=False).
