@@ -1,5 +1,5 @@
 """Parameters and FLOPs of the detectors in the given configs (default: every
-config under configs/yolov4), in training and, for ParNet, deployed form.
+config under configs/), in training and, for ParNet, deployed form.
 
 FLOPs are counted by mmengine's ``FlopAnalyzer`` on the tensor forward
 (backbone, neck and head convolutions, BN, pooling; no post-processing) at the
@@ -56,8 +56,7 @@ def main():
     parser.add_argument('configs', nargs='*')
     args = parser.parse_args()
     configs = args.configs or sorted(
-        str(p.relative_to(REPO)) for p in (REPO / 'configs/yolov4').glob(
-            '*.py'))
+        str(p.relative_to(REPO)) for p in (REPO / 'configs').glob('*/*.py'))
     init_default_scope('mmdet')
     torch.set_grad_enabled(False)
     print('| config | input | params (M) | G multiply-adds | GFLOPs (2 x MACs) '
