@@ -197,3 +197,31 @@ def test_pretrained_config_names_converter_output():
     assert init_cfg.checkpoint.endswith('.pth')
     assert cfg.model.backbone.arch == 'S92'
     assert cfg.model.backbone.act_cfg.type == 'ReLU'
+
+
+def test_yolov3_baseline_shares_everything_but_neck_and_head():
+    """The head benchmark's baseline: mmdet's stock YOLOv3 neck and head on
+    the demo's backbone, data, optimizer and schedule."""
+    cfg = Config.fromfile(
+        str(REPO / 'configs/yolov3/yolov3_parnet-s_1xb8-6e_shapes.py'))
+    demo = load(SHAPES)
+    for key in ('train_dataloader', 'test_dataloader', 'optim_wrapper',
+                'param_scheduler', 'train_cfg', 'randomness'):
+        assert cfg[key] == demo[key], key
+    assert cfg.model.backbone == demo.model.backbone
+    assert (cfg.model.neck.type, cfg.model.bbox_head.type) == ('YOLOV3Neck',
+                                                               'YOLOV3Head')
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    packed = demo_mm_inputs(
+        batch_size=2, image_shapes=(3, IMG, IMG), num_items=[3, 1],
+        num_classes=len(SHAPES_CLASSES))
+    model.train()
+    losses = model(**model.data_preprocessor(packed, True), mode='loss')
+    assert {'loss_cls', 'loss_conf', 'loss_xy', 'loss_wh'} <= set(losses)
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(packed, False),
+                        mode='predict')
+    assert len(results) == 2
