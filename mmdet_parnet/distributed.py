@@ -2,11 +2,17 @@
 launcher does not handle: its ``init_dist`` calls ``torch.cuda.set_device``
 and its runner wraps the model in DDP with ``device_ids=[LOCAL_RANK]``, both
 of which fail without a GPU."""
+import atexit
 import os
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+
+
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def prepare_cpu_distributed(cfg: Config) -> bool:
@@ -15,8 +21,8 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
     On a machine without CUDA: join the process group with the gloo backend
     (read from ``env_cfg.dist_cfg``; ``nccl`` is replaced by ``gloo``) so that
     mmengine skips its own, CUDA-only, initialisation, and wrap the model in
-    DDP without ``device_ids``. Does nothing when CUDA is available or the
-    launcher is not ``pytorch``.
+    DDP without ``device_ids``; the process group is destroyed at exit.
+    Does nothing when CUDA is available or the launcher is not ``pytorch``.
 
     Returns:
         bool: Whether the CPU set-up was applied.
@@ -35,6 +41,9 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
             backend=dist_cfg['backend'],
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']))
+        # Left to interpreter shutdown, gloo's threads can abort the process
+        # ("terminate called without an active exception") after the run.
+        atexit.register(_destroy_process_group)
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel', broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
