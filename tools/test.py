@@ -7,44 +7,26 @@ Usage:
         [--out results.pkl] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from mmdet_parnet.distributed import prepare_cpu_distributed
+from runner_setup import add_common_args, build_runner, load_config
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save evaluation logs')
     parser.add_argument('--out', help='dump predictions to a pickle file')
     parser.add_argument(
         '--deploy', action='store_true',
         help='switch re-parameterisable backbones (ParNet) to their fused '
         'deployed form before testing')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_common_args(parser)
+    return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.deploy:
         cfg.custom_hooks = [*cfg.get('custom_hooks', []),
@@ -57,10 +39,7 @@ def main():
               [cfg.test_evaluator]),
             dict(type='DumpDetResults', out_file_path=args.out)
         ]
-    prepare_cpu_distributed(cfg)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
-              RUNNERS.build(cfg))
-    runner.test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':
