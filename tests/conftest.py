@@ -1,21 +1,14 @@
-"""Shared test helpers: loading the scripts under tools/ as modules."""
-import importlib.util
-from pathlib import Path
-
+"""Fixtures shared by the tests (helpers live in tests/utils.py)."""
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_tool(relative_path: str):
-    """Import a script under the repository's tools/ folder as a module."""
-    path = REPO / 'tools' / relative_path
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import torch
 
 
-@pytest.fixture
-def repo_root() -> Path:
-    return REPO
+@pytest.fixture(scope='module')
+def one_thread():
+    """One intra-op thread for a module that builds many models: on a busy
+    machine, two spin-waiting OpenMP threads make the first pass of each new
+    model take seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -7,32 +7,15 @@ import re
 import pytest
 import torch
 from mmdet.registry import DATASETS, MODELS
-from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from mmdet_parnet.datasets import make_shapes_dataset
-from test_configs import CONFIG_DIR, DARKNET_TWIN, SHAPES, load, shrink_model
-from test_configs import one_thread  # noqa: F401  (autouse fixture)
-from test_tools.test_train_test_loop import (load_meta, run,
-                                             write_tiny_config)
+from tests.utils import (CONFIG_DIR, DARKNET_TWIN, SHAPES, demo_batch,
+                         load_meta, run, tiny_detector, write_tiny_config)
 
-
-def tiny_detector(name=SHAPES, **changes):
-    """A tiny detector from a config of configs/yolov4/, with ``changes``
-    (``part=dict(...)``) applied to its model config after shrinking."""
-    init_default_scope('mmdet')
-    model_cfg = shrink_model(load(name).model)
-    for part, settings in changes.items():
-        model_cfg[part].update(settings)
-    return MODELS.build(model_cfg)
-
-
-def batch(model, size, num_classes=6):
-    packed = demo_mm_inputs(batch_size=1, image_shapes=(3, *size),
-                            num_classes=num_classes)
-    return model.data_preprocessor(packed, False)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def test_unknown_arch_through_train_script(tmp_path):
@@ -51,7 +34,7 @@ def test_neck_in_channels_not_matching_backbone():
     # The tiny ParNet gives 16, 32, 32 channels at strides 8, 16, 32.
     model = tiny_detector(neck=dict(in_channels=[16, 32, 64])).eval()
     with pytest.raises(ValueError) as err, torch.no_grad():
-        model(**batch(model, (64, 64)), mode='tensor')
+        model(**demo_batch(model, (64, 64)), mode='tensor')
     message = str(err.value)
     assert 'expected 64 channels at input 2 (stride 32) but got 32' in message
     assert "set neck.in_channels to match the backbone's out channels" in \
@@ -62,10 +45,10 @@ def test_size_not_multiple_of_32_without_pad_size_divisor():
     model = tiny_detector(data_preprocessor=dict(pad_size_divisor=1)).eval()
     with pytest.raises(ValueError, match=r'multiples of 32, got 72x72.*'
                        r'pad_size_divisor=32'), torch.no_grad():
-        model(**batch(model, (72, 72)), mode='predict')
+        model(**demo_batch(model, (72, 72)), mode='predict')
     # The configs' pad_size_divisor=32 pads the same image to 96x96.
     model = tiny_detector().eval()
-    data = batch(model, (72, 72))
+    data = demo_batch(model, (72, 72))
     assert data['inputs'].shape[-2:] == (96, 96)
     with torch.no_grad():
         (result, ) = model(**data, mode='predict')

@@ -8,10 +8,10 @@ Usage:
 """
 import argparse
 
-from runner_setup import add_common_args, build_runner, load_config
+from mmdet_parnet.utils.runner import build_runner, parse_args_and_config
 
 
-def parse_args():
+def main():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -20,13 +20,7 @@ def parse_args():
         '--deploy', action='store_true',
         help='switch re-parameterisable backbones (ParNet) to their fused '
         'deployed form before testing')
-    add_common_args(parser)
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    cfg = load_config(args)
+    args, cfg = parse_args_and_config(parser)
     cfg.load_from = args.checkpoint
     if args.deploy:
         cfg.custom_hooks = [*cfg.get('custom_hooks', []),

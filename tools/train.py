@@ -7,10 +7,10 @@ Usage:
 """
 import argparse
 
-from runner_setup import add_common_args, build_runner, load_config
+from mmdet_parnet.utils.runner import build_runner, parse_args_and_config
 
 
-def parse_args():
+def main():
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--amp', action='store_true',
@@ -21,13 +21,7 @@ def parse_args():
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or from the latest one in the '
         'work dir when no path is given')
-    add_common_args(parser)
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    cfg = load_config(args)
+    args, cfg = parse_args_and_config(parser)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'

@@ -6,8 +6,8 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, load_tool
 from mmdet_parnet import ParNet
+from tests.utils import REPO, load_tool
 
 converter = load_tool('model_converters/parnet_official_to_mmdet.py')
 

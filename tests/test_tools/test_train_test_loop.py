@@ -5,29 +5,19 @@ converter, tools/infer.py, and resuming an interrupted run."""
 import json
 import os
 import pickle
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
-import mmdet
 import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import REPO
 from mmdet_parnet.datasets import make_shapes_dataset
-
-PYTHON = sys.executable
-#: mmdet's own train.py and test.py, as installed with the package.
-MMDET_TOOLS = Path(mmdet.__file__).parent / '.mim' / 'tools'
-SHAPES_CONFIG = (REPO / 'configs' / 'yolov4' /
-                 'yolov4_parnet-s_pafpn-csp_1xb8-6e_shapes.py')
-MAX_EPOCHS = 2
-ITERS_PER_EPOCH = 4  # 16 training images, 4 per batch
+from mmdet_parnet.utils.mmdet_tools import MMDET_TOOLS
+from tests.utils import (ITERS_PER_EPOCH, MAX_EPOCHS, load_meta, reported_map,
+                         run, write_tiny_config)
 
 #: Raises at a chosen iteration when the environment asks for it: a
 #: deterministic stand-in for a run killed mid-epoch.
@@ -47,86 +37,6 @@ class CrashAtIterHook(Hook):
         if crash_at is not None and runner.iter + 1 == int(crash_at):
             raise RuntimeError(f'planned crash after iteration {crash_at}')
 '''
-
-
-def write_tiny_config(tmp: Path, data_root: Path, work_dir: Path,
-                      name: str = 'tiny.py', extra: str = '') -> Path:
-    """A child of the shapes config: tiny widths, 64 px, batch 4, 2 epochs,
-    validation and a checkpoint every epoch, no worker processes."""
-    ann = data_root / 'annotations'
-    text = f'''
-_base_ = {str(SHAPES_CONFIG)!r}
-data_root = {str(data_root) + '/'!r}
-work_dir = {str(work_dir)!r}
-randomness = dict(seed=0)
-img_scale = (64, 64)
-model = dict(
-    backbone=dict(
-        arch=dict(
-            _delete_=True, widths=(8, 16, 32, 32), num_blocks=(1, 1, 1))),
-    neck=dict(in_channels=[16, 32, 32], out_channels=[8, 16, 32]),
-    bbox_head=dict(in_channels=[8, 16, 32], out_channels=[16, 32, 64]),
-    # Two epochs leave the objectness low: keep every box, so that the
-    # evaluation has something to score.
-    test_cfg=dict(score_thr=0.0, conf_thr=0.0, max_per_img=100))
-# No RandomFlip: a resumed run then sees exactly the data of an
-# uninterrupted one (mmengine does not restore numpy's random state).
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor'))
-]
-loader = dict(batch_size=4, num_workers=0, persistent_workers=False)
-train_dataloader = dict(
-    **loader, dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    **loader, dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = dict(
-    **loader, dataset=dict(data_root=data_root, pipeline=test_pipeline))
-val_evaluator = dict(ann_file={str(ann / 'instances_val.json')!r})
-test_evaluator = dict(ann_file={str(ann / 'instances_test.json')!r})
-train_cfg = dict(max_epochs={MAX_EPOCHS}, val_interval=1)
-default_hooks = dict(
-    checkpoint=dict(interval=1, max_keep_ckpts=3), logger=dict(interval=1))
-{extra}
-'''
-    path = tmp / name
-    path.write_text(text)
-    return path
-
-
-def run(args, env=None, check=True, timeout=300):
-    """Run a Python script of ours or mmdet's in the repository root."""
-    full_env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    full_env.update(env or {})
-    result = subprocess.run([PYTHON, *map(str, args)], cwd=REPO,
-                            env=full_env, capture_output=True, text=True,
-                            timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f'{args} failed ({result.returncode}):\n'
-                             f'{result.stdout[-3000:]}\n'
-                             f'{result.stderr[-5000:]}')
-    return result
-
-
-def reported_map(output: str) -> float:
-    """The last ``coco/bbox_mAP`` an mmengine run logged."""
-    values = re.findall(r'coco/bbox_mAP: (-?[\d.]+)', output)
-    assert values, f'no coco/bbox_mAP in the output:\n{output[-3000:]}'
-    return float(values[-1])
-
-
-def load_meta(ckpt: Path) -> dict:
-    # Must load weights-only: that is how mmengine resumes on torch >= 2.6.
-    return torch.load(ckpt, map_location='cpu', weights_only=True)['meta']
 
 
 @pytest.fixture(scope='module')

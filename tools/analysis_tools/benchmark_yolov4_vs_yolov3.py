@@ -16,34 +16,24 @@ Usage:
         [--ours-work-dir outputs/demo/train] [--out-dir outputs/head_benchmark]
 """
 import argparse
-import json
-import re
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import mmdet
 from mmengine.config import Config
 
+from mmdet_parnet.datasets import make_shapes_dataset
+from mmdet_parnet.utils.mmdet_tools import run_mmdet_tool
+from mmdet_parnet.utils.work_dir import (iter_times, last_checkpoint,
+                                         latest_run, read_metrics)
+
 REPO = Path(__file__).resolve().parents[2]
-MMDET_TOOLS = Path(mmdet.__file__).parent / '.mim' / 'tools'
 CONFIGS = {
     'YOLOv4 neck + head (ours)':
-    'configs/yolov4/yolov4_parnet-s_pafpn-csp_1xb8-6e_shapes.py',
+    'configs/yolov4/yolov4_parnet-s_pafpn-csp_1xb8-256-6e_shapes.py',
     'YOLOv3 neck + head (mmdet, stock)':
-    'configs/yolov3/yolov3_parnet-s_1xb8-6e_shapes.py',
+    'configs/yolov3/yolov3_parnet-s_1xb8-256-6e_shapes.py',
 }
 PROBE_ITERS = 20  # mmengine logs the mean time of the last 10 iterations
-
-
-def mmdet_tool(name, *args, log=None) -> float:
-    """Run one of mmdet's own scripts; return its wall time in seconds."""
-    start = time.time()
-    subprocess.run([sys.executable, str(MMDET_TOOLS / name), *map(str, args)],
-                   cwd=REPO, check=True, stdout=log, stderr=subprocess.STDOUT)
-    return time.time() - start
 
 
 def with_epochs(cfg: Config, epochs: int) -> Config:
@@ -52,13 +42,6 @@ def with_epochs(cfg: Config, epochs: int) -> Config:
     cfg.train_cfg.max_epochs = epochs
     cfg.param_scheduler[-1].update(T_max=epochs, end=epochs)
     return cfg
-
-
-def iter_times(log_text: str) -> list:
-    """Per-iteration times an mmengine training log reports."""
-    return [float(t) for t in re.findall(
-        r'\(train\)\s*(?:\[\d+\])?\s*\[\s*\d+/\d+\].*?  time: ([\d.]+)',
-        log_text)]
 
 
 def seconds_per_iter(config: str, work_dir: Path) -> float:
@@ -74,8 +57,8 @@ def seconds_per_iter(config: str, work_dir: Path) -> float:
     path = work_dir / 'probe.py'
     cfg.dump(path)
     with open(work_dir / 'probe.log', 'w') as log:
-        mmdet_tool('train.py', path, '--work-dir', work_dir / 'probe',
-                   log=log)
+        run_mmdet_tool('train.py', path, '--work-dir', work_dir / 'probe',
+                       cwd=REPO, log=log)
     return iter_times((work_dir / 'probe.log').read_text())[-1]
 
 
@@ -85,18 +68,18 @@ def train_and_test(config: Path, work_dir: Path, test_dir: Path,
     test with its test.py: (minutes of training, metrics)."""
     if train:
         with open(work_dir / 'train.log', 'w') as log:
-            seconds = mmdet_tool('train.py', config, '--work-dir', work_dir,
-                                 log=log)
+            seconds = run_mmdet_tool('train.py', config, '--work-dir',
+                                     work_dir, cwd=REPO, log=log)
     else:
-        scalars = sorted(work_dir.glob('*/vis_data/scalars.json'))[-1]
+        run = latest_run(work_dir, 'vis_data/scalars.json')
         # from the run folder's creation to the last validation
-        seconds = scalars.stat().st_mtime - scalars.parents[1].stat().st_ctime
-    checkpoint = (work_dir / 'last_checkpoint').read_text().strip()
+        seconds = ((run / 'vis_data/scalars.json').stat().st_mtime -
+                   run.stat().st_ctime)
+    checkpoint = last_checkpoint(work_dir)
     with open(test_dir / 'test.log', 'w') as log:
-        mmdet_tool('test.py', config, checkpoint, '--work-dir', test_dir,
-                   log=log)
-    run = sorted(test_dir.glob('*/*.json'))[-1]
-    return seconds / 60, json.loads(run.read_text())
+        run_mmdet_tool('test.py', config, checkpoint, '--work-dir', test_dir,
+                       cwd=REPO, log=log)
+    return seconds / 60, read_metrics(test_dir)
 
 
 def main():
@@ -105,30 +88,33 @@ def main():
     parser.add_argument('--ours-work-dir',
                         help='a finished training of the YOLOv4 config')
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
-    from mmdet_parnet.datasets import make_shapes_dataset
     make_shapes_dataset(REPO / 'data/shapes')
     out = REPO / args.out_dir
     (ours_name, ours), (base_name, base) = CONFIGS.items()
     rows = []
 
-    test_dir = out / Path(ours).stem
-    test_dir.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(args.ours_work_dir) if args.ours_work_dir else test_dir
+    test_dir = out / Path(ours).stem / 'test'
+    work_dir = (Path(args.ours_work_dir) if args.ours_work_dir else
+                out / Path(ours).stem / 'train')
+    for folder in (test_dir, work_dir):
+        folder.mkdir(parents=True, exist_ok=True)
     minutes, metrics = train_and_test(REPO / ours, work_dir, test_dir,
                                       train=args.ours_work_dir is None)
-    log = sorted(work_dir.glob('*/*.log'))[0]  # the training run's log
-    ours_sec = statistics.median(iter_times(log.read_text()))
+    run = latest_run(work_dir, '{run}.log')  # the training run's log
+    ours_sec = statistics.median(iter_times(
+        (run / f'{run.name}.log').read_text()))
     ours_epochs = Config.fromfile(REPO / ours).train_cfg.max_epochs
     rows.append((ours_name, ours_sec, ours_epochs, minutes, metrics))
 
-    work_dir = out / Path(base).stem
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir, test_dir = (out / Path(base).stem / name
+                          for name in ('train', 'test'))
+    for folder in (test_dir, work_dir):
+        folder.mkdir(parents=True, exist_ok=True)
     base_sec = seconds_per_iter(base, work_dir)
     epochs = max(1, round(ours_epochs * ours_sec / base_sec))
     path = work_dir / 'budget.py'
     with_epochs(Config.fromfile(REPO / base), epochs).dump(path)
-    minutes, metrics = train_and_test(path, work_dir, work_dir)
+    minutes, metrics = train_and_test(path, work_dir, test_dir)
     rows.append((base_name, base_sec, epochs, minutes, metrics))
 
     reference = rows[-1][4]['coco/bbox_mAP']
