@@ -12,8 +12,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from mmdet_parnet.datasets import make_shapes_dataset
+from mmdet_parnet.utils.mmdet_tools import mmdet_tool
 from tests.utils import (CONFIG_DIR, DARKNET_TWIN, SHAPES, demo_batch,
-                         load_meta, run, tiny_detector, write_tiny_config)
+                         load_meta, reported_map, run, tiny_detector,
+                         write_tiny_config)
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -76,37 +78,50 @@ def test_checkpoint_of_another_model(tmp_path, other):
 
 
 def _break_coco(data_root):
-    """Break the train split: a missing image, a corrupt one and a
-    zero-width box. Return the number of images and the annotation file."""
+    """Break the train split: a missing image, a file that is not an image,
+    a JPEG cut short and a zero-width box. Return the number of images, of
+    boxes, of boxes on the broken images, and the annotation file."""
     train = data_root / 'train'
     (train / '000001.jpg').unlink()
     (train / '000002.jpg').write_bytes(b'\xff\xd8 not a jpeg')
+    jpeg = (train / '000003.jpg').read_bytes()
+    (train / '000003.jpg').write_bytes(jpeg[:len(jpeg) * 2 // 3])
     ann_file = data_root / 'annotations' / 'instances_train.json'
     coco = json.loads(ann_file.read_text())
-    ann = next(a for a in coco['annotations'] if a['image_id'] == 4)
+    broken = {img['id'] for img in coco['images'] if img['file_name'] in
+              ('000001.jpg', '000002.jpg', '000003.jpg')}
+    ann = next(a for a in coco['annotations'] if a['image_id'] not in broken)
     ann['bbox'][2] = 0
     ann_file.write_text(json.dumps(coco))
-    return len(coco['images']), ann_file
+    on_broken = sum(a['image_id'] in broken for a in coco['annotations'])
+    return (len(coco['images']), len(coco['annotations']), on_broken,
+            ann_file)
 
 
 def test_flawed_coco_file_in_a_training_run(tmp_path):
     data_root = tmp_path / 'shapes'
     make_shapes_dataset(str(data_root), num_train=8, num_val=2, num_test=0,
                         img_size=64, seed=0)
-    num_images, ann_file = _break_coco(data_root)
+    num_images, num_boxes, on_broken, ann_file = _break_coco(data_root)
     work_dir = tmp_path / 'work'
     config = write_tiny_config(tmp_path, data_root, work_dir)
 
-    # Training skips what is broken, says so, and trains on the rest.
+    # Training skips what is broken (the JPEG cut short too, which mmdet's
+    # decoder would fail on at its first batch), says so, naming the files,
+    # and trains on the rest. Every lost box is counted, those lost with
+    # their image too.
     result = run(['tools/train.py', config, '--cfg-options',
                   'train_cfg.max_epochs=1', 'train_cfg.val_interval=10',
                   'train_dataloader.batch_size=2'])
     output = result.stdout + result.stderr
     assert re.search(
-        rf'CheckedCocoDataset: skipped 2 of {num_images} images \(1 missing, '
-        r'1 corrupt\) and 1 of \d+ boxes \(1 width or height < 1 px\) in '
-        rf'ann_file={re.escape(str(ann_file))}', output), output[-3000:]
-    # 6 usable images, 2 per batch: 3 iterations (all 8 would give 4).
+        rf'CheckedCocoDataset: skipped 3 of {num_images} images \(1 missing, '
+        rf'1 not an image, 1 truncated\) and {on_broken + 1} of {num_boxes} '
+        rf'boxes \(1 width or height < 1 px, {on_broken} on skipped images\) '
+        rf'in ann_file={re.escape(str(ann_file))}; skipped images: '
+        r'\S+/000001\.jpg \(missing\), \S+/000002\.jpg \(not an image\), '
+        r'\S+/000003\.jpg \(truncated\)', output), output[-3000:]
+    # 5 usable images, 2 per batch: 3 iterations (all 8 would give 4).
     assert load_meta(work_dir / 'epoch_1.pth')['iter'] == 3
 
     # An unknown category is an error naming the annotation and the fix.
@@ -120,3 +135,35 @@ def test_flawed_coco_file_in_a_training_run(tmp_path):
                        r'categories \[1, 2, 3, 4, 5, 6\]\. Fix the '
                        r'category_id or add the category\.'):
         DATASETS.build(dataset_cfg)
+
+
+def test_flawed_test_split_through_mmdet_test_script(tmp_path):
+    """mmdet's own tools/test.py with CheckedCocoMetric: the evaluation
+    leaves out what the loader skipped (perfect predictions of what it kept
+    score 1.0: tests/test_datasets/test_checked_coco.py)."""
+    data_root = tmp_path / 'shapes'
+    make_shapes_dataset(str(data_root), num_train=0, num_val=0, num_test=4,
+                        img_size=64, seed=0)
+    jpeg = (data_root / 'test' / '000001.jpg').read_bytes()
+    (data_root / 'test' / '000001.jpg').write_bytes(jpeg[:len(jpeg) // 2])
+    ann_file = data_root / 'annotations' / 'instances_test.json'
+    coco = json.loads(ann_file.read_text())
+    img_id = next(img['id'] for img in coco['images']
+                  if img['file_name'] == '000001.jpg')
+    lost = sum(a['image_id'] == img_id for a in coco['annotations'])
+    config = write_tiny_config(
+        tmp_path, data_root, tmp_path / 'work',
+        extra='test_evaluator = dict(type="CheckedCocoMetric", '
+        f'ann_file={str(ann_file)!r}, metric="bbox")')
+    init_default_scope('mmdet')
+    model = MODELS.build(Config.fromfile(str(config)).model)
+    ckpt = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    result = run([mmdet_tool('test.py'), config, ckpt, '--work-dir',
+                  tmp_path / 'test'])
+    output = result.stdout + result.stderr
+    assert (f'CheckedCocoMetric: left out of the ground truth of ann_file='
+            f'{ann_file}: 1 of 4 images (not evaluated: the data loader '
+            f'skipped them) and {lost} of {len(coco["annotations"])} boxes '
+            f'({lost} on images not evaluated)') in output, output[-3000:]
+    assert 0 <= reported_map(output) <= 1

@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # Distributed testing through torchrun; works on GPUs (nccl) and CPUs (gloo).
 #   bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py args...]
-CONFIG=$1
-CHECKPOINT=$2
-NPROC=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-cd "$(dirname "$0")/.." || exit 1
-exec "$PYTHON" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" --nproc_per_node="$NPROC" --master_port="$PORT" \
-    tools/test.py "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+# Paths (CONFIG, CHECKPOINT, --work-dir, --out ...) are taken as written,
+# relative to the directory you run it from. Python: $PYTHON if set, else this
+# checkout's .venv/bin/python (made by `make env`), else python3 / python.
+# NNODES, NODE_RANK, PORT and MASTER_ADDR are read from the environment.
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || exit 1
+PYTHON=${PYTHON:-$([ -x "$REPO/.venv/bin/python" ] && echo "$REPO/.venv/bin/python" || command -v python3 || echo python)}
+"$PYTHON" -c 'import torch' 2>/dev/null || { echo "$0: $PYTHON cannot import torch. Run 'make env' in $REPO (it builds $REPO/.venv, which this script then uses), or set PYTHON to an interpreter that has the project's requirements." >&2; exit 1; }
+exec "$PYTHON" -m mmdet_parnet.utils.dist_launch "$REPO/tools/test.py" \
+    "bash $0 CONFIG CHECKPOINT NUM_PROCS [test.py args...]" 2 "$@"

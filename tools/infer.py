@@ -7,14 +7,27 @@ deployed form after loading.
 
 Usage:
     python tools/infer.py INPUTS... --config CONFIG --weights CKPT
-        [--out-dir outputs/infer] [--score-thr 0.3] [--deploy]
+        [--out-dir outputs/infer] [--score-thr 0.3] [--deploy] [--strict]
 
 ``INPUTS`` are image files or folders. Writes ``OUT_DIR/vis/<image>`` and
 ``OUT_DIR/preds/<image>.json`` (boxes xyxy in pixels, labels, scores).
+A file that is not a readable image (empty, not an image, cut short,
+corrupt) is reported by name and skipped, and the summary counts the skipped
+files; with ``--strict`` the first one is an error.
 """
 import argparse
+import sys
 
-from mmdet_parnet.utils.inference import build_inferencer, collect_images
+from mmdet_parnet.datasets import IMAGE_PROBLEMS
+from mmdet_parnet.utils.checkpoint_errors import CheckpointLoadError
+from mmdet_parnet.utils.inference import (UnreadableImageError,
+                                          build_inferencer, collect_images,
+                                          skip_summary, split_readable)
+
+
+def report_skip(path: str, problem: str) -> None:
+    print(f'skipping {path}: {IMAGE_PROBLEMS[problem]}', file=sys.stderr,
+          flush=True)
 
 
 def main():
@@ -28,14 +41,29 @@ def main():
     parser.add_argument('--deploy', action='store_true',
                         help='switch the ParNet backbone to its deployed form')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--strict', action='store_true',
+        help='stop with an error at the first file that is not a readable '
+        'image (by default such files are reported, skipped and counted)')
     args = parser.parse_args()
-    images = collect_images(args.inputs)
-    inferencer = build_inferencer(args.config, args.weights, args.deploy,
-                                  args.device)
+    try:
+        images, skipped = split_readable(
+            collect_images(args.inputs), args.strict, on_skip=report_skip)
+        if not images:
+            raise FileNotFoundError(
+                f'none of the {len(skipped)} files is a readable image; '
+                f'{skip_summary(skipped)}')
+        inferencer = build_inferencer(args.config, args.weights, args.deploy,
+                                      args.device)
+    except (FileNotFoundError, UnreadableImageError,
+            CheckpointLoadError) as err:
+        raise SystemExit(f'error: {err}')
     inferencer(images, out_dir=args.out_dir, pred_score_thr=args.score_thr,
                batch_size=args.batch_size, no_save_pred=False)
     print(f'{len(images)} images: annotated images in {args.out_dir}/vis, '
           f'predictions in {args.out_dir}/preds')
+    if skipped:
+        print(skip_summary(skipped))
 
 
 if __name__ == '__main__':

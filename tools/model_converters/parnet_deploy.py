@@ -18,6 +18,7 @@ from mmengine.runner import load_checkpoint
 
 import mmdet_parnet  # noqa: F401  (registers the modules)
 from mmdet_parnet import switch_to_deploy
+from mmdet_parnet.utils.checkpoint_errors import CheckpointLoadError
 
 
 def main():
@@ -31,8 +32,11 @@ def main():
     # which finds mmdet's classes only inside mmdet's scope.
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(cfg.model)
-    checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu',
-                                 strict=True)
+    try:
+        checkpoint = load_checkpoint(model, args.checkpoint,
+                                     map_location='cpu', strict=True)
+    except CheckpointLoadError as err:  # not a checkpoint: name it, no trace
+        raise SystemExit(f'error: {err}')
     if not switch_to_deploy(model):
         raise SystemExit(f'{args.config} has no re-parameterisable module '
                          f'(no ParNet backbone): nothing to deploy')

@@ -23,6 +23,9 @@ from pathlib import Path
 import torch
 
 from mmdet_parnet import ParNet
+from mmdet_parnet.utils.checkpoint_errors import (CheckpointLoadError,
+                                                  RefusedCheckpointError,
+                                                  load_checkpoint_file)
 
 #: Official block prefix -> our module path.
 BLOCKS = [
@@ -58,6 +61,13 @@ WIDTH_KEYS = [
 ]
 
 
+#: What to do with a file that weights-only loading refuses.
+REFUSED_FIX = ("The paper's released files hold only tensors and timm's "
+               'training arguments (argparse.Namespace, which this converter '
+               'reads); this file asks for more, so it is not one of them. '
+               'Download the release again from the authors\' GitHub page.')
+
+
 class NotAParNetCheckpoint(ValueError):
     """The file is not a ParNet checkpoint in the released layout."""
 
@@ -87,11 +97,15 @@ def load_official(src: str) -> tuple:
     # timm stores its argparse.Namespace of training args beside the weights
     with torch.serialization.safe_globals([argparse.Namespace]):
         try:
-            ckpt = torch.load(src, map_location='cpu', weights_only=True)
-        except Exception as err:  # noqa: BLE001 - re-raised with the file name
+            ckpt = load_checkpoint_file(src, refused_fix=REFUSED_FIX)
+        except RefusedCheckpointError as err:
             raise NotAParNetCheckpoint(
-                f'cannot read {src} as a weights-only PyTorch checkpoint '
-                f'({type(err).__name__}: {err})') from err
+                f'refused for safety: {err.reason}. {err.fix}') from None
+        except CheckpointLoadError as err:
+            raise NotAParNetCheckpoint(
+                f'cannot read it: {err.reason}. {err.fix}') from None
+        except OSError as err:
+            raise NotAParNetCheckpoint(f'cannot read it: {err}') from None
     if not isinstance(ckpt, dict):
         raise NotAParNetCheckpoint(
             f'{src} holds a {type(ckpt).__name__}, not a checkpoint dict')

@@ -71,12 +71,12 @@ test_dataloader = dict(
         backend_args=backend_args))
 
 val_evaluator = dict(
-    type='CocoMetric',
+    type='CheckedCocoMetric',
     ann_file=data_root + 'annotations/instances_val.json',
     metric='bbox',
     backend_args=backend_args)
 test_evaluator = dict(
-    type='CocoMetric',
+    type='CheckedCocoMetric',
     ann_file=data_root + 'annotations/instances_test.json',
     metric='bbox',
     backend_args=backend_args)
