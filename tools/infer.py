@@ -3,11 +3,14 @@
 Wraps ``mmdet.apis.DetInferencer``. A checkpoint written by
 ``tools/model_converters/parnet_deploy.py`` is recognised and loaded into the
 deployed network; ``--deploy`` switches a training-form checkpoint to the
-deployed form after loading.
+deployed form after loading. ``--backend onnxruntime`` / ``openvino`` runs a
+model exported by ``tools/deployment/export_model.py`` instead, with the
+config's own pre-processing, decoding and NMS (``mmdet_parnet.deployment``).
 
 Usage:
     python tools/infer.py INPUTS... --config CONFIG --weights CKPT
         [--out-dir outputs/infer] [--score-thr 0.3] [--deploy] [--strict]
+        [--backend pytorch|onnxruntime|openvino] [--precision fp32|bf16]
 
 ``INPUTS`` are image files or folders. Writes ``OUT_DIR/vis/<image>`` and
 ``OUT_DIR/preds/<image>.json`` (boxes xyxy in pixels, labels, scores).
@@ -34,7 +37,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('inputs', nargs='+', help='images or folders')
     parser.add_argument('--config', required=True)
-    parser.add_argument('--weights', required=True, help='checkpoint')
+    parser.add_argument(
+        '--weights', required=True,
+        help='a checkpoint (--backend pytorch), or the .onnx / .xml model '
+        'written by tools/deployment/export_model.py')
+    parser.add_argument(
+        '--backend', choices=['pytorch', 'onnxruntime', 'openvino'],
+        default='pytorch',
+        help='pytorch: mmdet\'s DetInferencer on a checkpoint; onnxruntime '
+        '/ openvino: an exported model through mmdet_parnet.deployment')
+    parser.add_argument('--precision', choices=['fp32', 'bf16'],
+                        default='fp32', help='OpenVINO float precision')
+    parser.add_argument('--threads', type=int,
+                        help='engine threads (onnxruntime / openvino)')
     parser.add_argument('--out-dir', default='outputs/infer')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--batch-size', type=int, default=1)
@@ -53,13 +68,21 @@ def main():
             raise FileNotFoundError(
                 f'none of the {len(skipped)} files is a readable image; '
                 f'{skip_summary(skipped)}')
-        inferencer = build_inferencer(args.config, args.weights, args.deploy,
-                                      args.device)
-    except (FileNotFoundError, UnreadableImageError,
+        if args.backend == 'pytorch':
+            inferencer = build_inferencer(args.config, args.weights,
+                                          args.deploy, args.device)
+            inferencer(images, out_dir=args.out_dir,
+                       pred_score_thr=args.score_thr,
+                       batch_size=args.batch_size, no_save_pred=False)
+        else:
+            from mmdet_parnet.deployment import run_deployed_inference
+            run_deployed_inference(args.config, args.weights, images,
+                                   args.backend, args.precision, args.out_dir,
+                                   args.score_thr, args.threads,
+                                   args.batch_size)
+    except (FileNotFoundError, ValueError, ImportError, UnreadableImageError,
             CheckpointLoadError) as err:
         raise SystemExit(f'error: {err}')
-    inferencer(images, out_dir=args.out_dir, pred_score_thr=args.score_thr,
-               batch_size=args.batch_size, no_save_pred=False)
     print(f'{len(images)} images: annotated images in {args.out_dir}/vis, '
           f'predictions in {args.out_dir}/preds')
     if skipped:
