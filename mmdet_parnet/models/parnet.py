@@ -485,9 +485,16 @@ class ParNet(BaseModule):
         path2 = self.stem[2](path1)
         path3 = self.stem[3](path2)
         stream1 = self.streams[0](path1)
-        stream2 = self.streams[1](path2)
-        stream3 = self.streams[2](path3)
-        down1 = self.down1(stream1)
+        return self.fuse_streams(stream1, self.down1(stream1),
+                                 self.streams[1](path2),
+                                 self.streams[2](path3))
+
+    def fuse_streams(self, stream1: torch.Tensor, down1: torch.Tensor,
+                     stream2: torch.Tensor,
+                     stream3: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """The fusion blocks and the final layer on the three streams'
+        outputs (stream 1 already downsampled to ``down1``); returns the
+        taps of ``out_indices``."""
         fusion1 = self.fusion1(stream2, down1)
         fusion2 = self.fusion2(stream3, fusion1)
         taps = [stream1, down1, stream2, fusion1, stream3, fusion2]
