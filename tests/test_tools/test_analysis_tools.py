@@ -3,7 +3,6 @@ that needs a GPU: mmdet's analyze_logs.py reads the JSON log of one of our
 training runs (it needs seaborn, in requirements.txt); our
 benchmark_inference.py does what mmdet's benchmark.py --task inference does
 on any device (mmdet's calls .cuda())."""
-import importlib.util
 
 import pytest
 
@@ -27,8 +26,6 @@ def trained(tmp_path_factory):
     return dict(tmp=tmp, config=config, work_dir=work_dir)
 
 
-@pytest.mark.skipif(importlib.util.find_spec('seaborn') is None,
-                    reason='seaborn (requirements.txt) is not installed')
 def test_mmdet_analyze_logs(trained):
     run_dir = latest_run(trained['work_dir'], 'vis_data/{run}.json')
     log = run_dir / 'vis_data' / f'{run_dir.name}.json'
