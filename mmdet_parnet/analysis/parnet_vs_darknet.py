@@ -36,7 +36,6 @@ Run through ``tools/analysis_tools/benchmark_parnet_vs_darknet.py``:
 """
 import argparse
 import copy
-import inspect
 import json
 import logging
 import math
@@ -308,65 +307,51 @@ def demo_input(size, channels_last: bool):
     return x, [DetDataSample(metainfo=meta)]
 
 
-_DEPLOYMENT_NOTE = []
-
-
 #: ``mmdet_parnet.deployment``'s INT8 quantizer of each engine (--int8).
 QUANTIZERS = dict(onnxruntime=('quantize_onnx', 'model_int8.onnx'),
                   openvino=('quantize_openvino', 'model_int8.xml'))
 
 
-def backend_forwards(detector: nn.Module, size, threads: int,
-                     export_dir: Path, quick: bool = False,
-                     int8: bool = False) -> dict:
-    """The engines of ``mmdet_parnet.deployment`` on ``detector``'s tensor
-    forward: ``{row label: run}``, ``run(float32 NCHW array) -> raw head maps
-    (arrays, the head's level order)``; ``{}`` (with a printed note) when the
-    runtime is not there or cannot export this detector.
+class BackboneOutputs(nn.Module):
+    """A backbone's taps as a tuple, the graph exported for the backbone
+    rows (``output_names`` as :func:`export_onnx` asks)."""
 
-    Expects from ``mmdet_parnet.deployment``: ``BACKENDS`` (engine names),
-    ``prepare_for_export(model) -> module`` (deployed form in, the tensor
-    forward returning a tuple of maps out), ``export_onnx(module, out_file,
-    (H, W)) -> path``, ``onnx_to_openvino(onnx_file, xml_file) -> path``
-    and ``build_backend(name, model_file, precision, threads) -> run``.
-    The ``pytorch`` engine is left out: the eager rows are PyTorch.
-    ``quick`` (--tiny) asks ``export_onnx`` for its faster TorchScript
-    exporter when it has an ``exporter`` argument. ``int8`` adds INT8 rows
-    through ``quantize_onnx`` / ``quantize_openvino(fp32_file, out_file,
-    inputs)``, calibrated on random inputs: for speed only (the weights are
-    untrained anyway).
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    @property
+    def output_names(self):
+        return [f'tap{i}' for i in range(len(self.backbone.out_indices))]
+
+    def forward(self, x: torch.Tensor):
+        return tuple(self.backbone(x))
+
+
+def engine_runs(module: nn.Module, size, threads: int, export_dir: Path,
+                quick: bool = False, int8: bool = False) -> dict:
+    """``module`` (deployed, tensor outputs) through every engine of
+    :mod:`mmdet_parnet.deployment`: ``{row label: run}``, ``run(float32 NCHW
+    array) -> arrays``. Rows: ONNX Runtime fp32, OpenVINO fp32, OpenVINO
+    BF16 (when the CPU has it: the engine says what ran) and, with ``int8``,
+    both engines' INT8 models, calibrated on random inputs (for speed only:
+    the weights are untrained anyway). ``quick`` (--tiny) uses the faster
+    TorchScript exporter. An engine that fails leaves a note, not a crash.
     """
-    try:
-        from mmdet_parnet import deployment
-        needed = ('BACKENDS', 'prepare_for_export', 'export_onnx',
-                  'build_backend')
-        missing = [n for n in needed if not hasattr(deployment, n)]
-        if missing:
-            raise ImportError(f'it lacks {missing}')
-    except Exception as err:  # noqa: BLE001 (a runtime being written)
-        if not _DEPLOYMENT_NOTE:
-            note(f'no backend rows: mmdet_parnet.deployment cannot export '
-                 f'and run a detector ({type(err).__name__}: '
-                 f'{str(err)[:200]})')
-            _DEPLOYMENT_NOTE.append(True)
-        return {}
+    from mmdet_parnet import deployment
     export_dir.mkdir(parents=True, exist_ok=True)
     try:
-        module = deployment.prepare_for_export(copy.deepcopy(detector))
-        kwargs = {}
-        if quick and 'exporter' in inspect.signature(
-                deployment.export_onnx).parameters:
-            kwargs['exporter'] = 'torchscript'
-        onnx_file = deployment.export_onnx(module, export_dir / 'model.onnx',
-                                           tuple(size), **kwargs)
-    except Exception as err:  # noqa: BLE001
+        onnx_file = deployment.export_onnx(
+            module, export_dir / 'model.onnx', tuple(size),
+            exporter='torchscript' if quick else 'dynamo')
+    except Exception as err:  # noqa: BLE001 (a row lost, not the study)
         note(f'ONNX export failed in {export_dir}: {type(err).__name__}: '
              f'{str(err)[:300]}')
         return {}
     runs = {}
     for name in deployment.BACKENDS:
         if name == 'pytorch':
-            continue
+            continue  # the eager rows are PyTorch
         try:
             model_file = onnx_file
             if name == 'openvino':
@@ -374,6 +359,11 @@ def backend_forwards(detector: nn.Module, size, threads: int,
                     onnx_file, export_dir / 'model.xml')
             runs[f'{name} fp32'] = deployment.build_backend(
                 name, str(model_file), 'fp32', threads)
+            if name == 'openvino':
+                bf16 = deployment.build_backend(name, str(model_file), 'bf16',
+                                                threads)
+                if 'bf16' in bf16.precision:
+                    runs[f'{name} bf16'] = bf16
         except Exception as err:  # noqa: BLE001 (an engine not installed)
             note(f'no {name} rows: {type(err).__name__}: {str(err)[:200]}')
             continue
@@ -391,6 +381,27 @@ def backend_forwards(detector: nn.Module, size, threads: int,
         except Exception as err:  # noqa: BLE001
             note(f'no {name} int8 rows: {type(err).__name__}: '
                  f'{str(err)[:200]}')
+    return runs
+
+
+def backend_forwards(detector: nn.Module, size, threads: int,
+                     export_dir: Path, quick: bool = False,
+                     int8: bool = False) -> dict:
+    """Engine rows of the deployed ``detector``: ``{(runtime label, scope):
+    run}`` for the scopes ``'detector'`` (backbone, neck, head; raw head
+    maps out) and ``'backbone'`` (the taps), see :func:`engine_runs`."""
+    from mmdet_parnet import deployment
+    detector = copy.deepcopy(detector)
+    parts = {
+        'detector': deployment.prepare_for_export(detector),
+        'backbone': BackboneOutputs(detector.backbone).eval(),
+    }
+    runs = {}
+    for scope, module in parts.items():
+        for label, run in engine_runs(module, size, threads,
+                                      export_dir / scope, quick,
+                                      int8).items():
+            runs[(label, scope)] = run
     return runs
 
 
@@ -412,13 +423,16 @@ def latency_entries(group: str, spec_name: str, forms: dict, size,
     x, samples = demo_input(size, False)
     array = x.numpy()
     metas = [s.metainfo for s in samples]
-    for label, run in backends.items():
-        entries[(group, spec_name, label, 'detector')] = \
+    for (label, scope), run in backends.items():
+        if scope not in scopes:
+            continue
+        entries[(group, spec_name, label, scope)] = \
             lambda r=run, a=array: r(a)
-        entries[(group, spec_name, label, 'end-to-end')] = \
-            lambda r=run, a=array: head.predict_by_feat(
-                [torch.from_numpy(np.asarray(o)) for o in r(a)], metas,
-                rescale=True)
+        if scope == 'detector':
+            entries[(group, spec_name, label, 'end-to-end')] = \
+                lambda r=run, a=array: head.predict_by_feat(
+                    [torch.from_numpy(np.asarray(o)) for o in r(a)], metas,
+                    rescale=True)
     return entries
 
 
