@@ -70,6 +70,7 @@ from ..utils.depth import (count_depth, deployed_copy,  # noqa: E402
                                       paper_depth)
 from ..utils.mmdet_tools import run_mmdet_tool  # noqa: E402
 from ..utils.plot import plot_training_curves  # noqa: E402
+from ..utils.timing import round_robin  # noqa: E402
 from ..utils.streams import (ConcurrentStreams,  # noqa: E402
                                         split_threads)
 from ..utils.work_dir import (last_checkpoint,  # noqa: E402
@@ -436,19 +437,13 @@ def latency_entries(group: str, spec_name: str, forms: dict, size,
     return entries
 
 
-def round_robin(entries: dict, rounds: int, warmup: int, desc: str) -> dict:
-    """Seconds of each call in each timed round; every round calls each
-    entry once, in the same order, so load changes hit all alike."""
-    times = {key: [] for key in entries}
+def time_entries(entries: dict, rounds: int, warmup: int, desc: str) -> dict:
+    """Seconds of each call in each timed round (:func:`round_robin`), with
+    a progress bar."""
     with torch.inference_mode():
-        for r in progress(range(warmup + rounds), warmup + rounds, desc):
-            for key, call in entries.items():
-                start = time.perf_counter()
-                call()
-                elapsed = time.perf_counter() - start
-                if r >= warmup:
-                    times[key].append(elapsed)
-    return times
+        return round_robin(
+            entries, rounds, warmup,
+            progress=lambda it: progress(it, warmup + rounds, desc))
 
 
 # --- 3. concurrent streams --------------------------------------------------
@@ -488,8 +483,8 @@ def streams_study(specs, sizes, core_counts, rounds, warmup) -> list:
                     lambda n=net, x=x: n(x)
                 entries[(name, size, 'concurrent')] = \
                     lambda s=streams, x=x: s(x)
-        times = round_robin(entries, rounds, warmup,
-                            f'streams, {cores} threads')
+        times = time_entries(entries, rounds, warmup,
+                             f'streams, {cores} threads')
         for streams in concurrent:
             streams.close()
         for name in parnets:
@@ -966,7 +961,7 @@ def main():
                                            e2e_forms))
     save('architecture, exports')
     if entries:
-        times = round_robin(entries, args.rounds, args.warmup, 'latency')
+        times = time_entries(entries, args.rounds, args.warmup, 'latency')
         res['latency'] = {key: median(t) * 1e3 for key, t in times.items()}
         res['notes'].append(
             'Deployed: the model\'s own switch_to_deploy (ParNet '

@@ -14,7 +14,6 @@ from .export import (load_config, load_detector, onnx_to_openvino,
                      export_onnx, prepare_for_export, read_checkpoint,
                      RawOutputs)
 from .inference import run_deployed_inference
-from .postprocess import TopkPostProcessor, topk_scores
 from .quantize import (calibration_images, calibration_inputs,
                        quantize_onnx, quantize_openvino)
 from .runtime import DeployedDetector
@@ -23,11 +22,11 @@ from .transforms import SplitGroupedConv, fold_conv_bn, split_grouped_convs
 __all__ = [
     'BACKENDS', 'DeployedDetector', 'ENGINE_PINS', 'OnnxRuntimeBackend',
     'OpenVINOBackend', 'PRECISIONS', 'PyTorchBackend', 'RawOutputs',
-    'SplitGroupedConv', 'TopkPostProcessor', 'build_backend',
+    'SplitGroupedConv', 'build_backend',
     'calibration_images', 'calibration_inputs', 'compare_outputs',
     'evaluate', 'export_onnx', 'fold_conv_bn', 'load_config',
     'load_detector', 'match_detections', 'onnx_to_openvino',
     'prepare_for_export', 'quantize_onnx', 'quantize_openvino',
     'read_checkpoint', 'require', 'run_deployed_inference',
-    'split_grouped_convs', 'topk_scores'
+    'split_grouped_convs'
 ]

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 
+from ..utils.timing import round_robin
 from .backends import require
 from .evaluation import evaluate
-from .postprocess import HeadPostProcessor, TopkPostProcessor
 from .runtime import DeployedDetector
 from .workflow import export_detector, quantize_detector, set_test_size
 
@@ -110,64 +110,73 @@ def time_round_robin(detectors: Dict[tuple, DeployedDetector],
                      warmup: int) -> Dict[tuple, dict]:
     """Median and min seconds of the model alone (pre-processed input) and
     end to end (BGR image in memory -> boxes: pre-processing, model,
-    decoding, NMS), one call of each detector per round."""
-    inputs = {key: det.prepare_inputs(image)
-              for key, det in detectors.items()}
-    times = {key: dict(model=[], e2e=[]) for key in detectors}
-    for key, det in detectors.items():  # first calls (torch.compile builds)
-        det.backend(inputs[key])
+    decoding, NMS), one call of each per round (:func:`round_robin`)."""
+    calls = {}
+    for key, det in detectors.items():
+        inputs = det.prepare_inputs(image)
+        det.backend(inputs)  # first calls (torch.compile builds)
         det.predict([image])
-    for round_ in range(warmup + rounds):
-        for key, det in detectors.items():
-            start = time.perf_counter()
-            det.backend(inputs[key])
-            model_s = time.perf_counter() - start
-            start = time.perf_counter()
-            det.predict([image])
-            e2e_s = time.perf_counter() - start
-            if round_ >= warmup:
-                times[key]['model'].append(model_s)
-                times[key]['e2e'].append(e2e_s)
-        print(f'  round {round_ + 1}/{warmup + rounds}', flush=True)
+        calls[(key, 'model')] = lambda d=det, x=inputs: d.backend(x)
+        calls[(key, 'e2e')] = lambda d=det: d.predict([image])
+
+    def rounds_printed(iterable):
+        for round_ in iterable:
+            yield round_
+            print(f'  round {round_ + 1}/{warmup + rounds}', flush=True)
+
+    times = round_robin(calls, rounds, warmup, progress=rounds_printed)
     return {
-        key: dict(model_ms=statistics.median(t['model']) * 1e3,
-                  model_min_ms=min(t['model']) * 1e3,
-                  e2e_ms=statistics.median(t['e2e']) * 1e3)
-        for key, t in times.items()
+        key: dict(model_ms=statistics.median(times[(key, 'model')]) * 1e3,
+                  model_min_ms=min(times[(key, 'model')]) * 1e3,
+                  e2e_ms=statistics.median(times[(key, 'e2e')]) * 1e3)
+        for key in detectors
     }
 
 
 def time_postprocess(detector: DeployedDetector, image: np.ndarray,
                      rounds: int = 5) -> dict:
-    """Decoding + NMS alone, the head's ``predict_by_feat`` against the
-    top-k path, at COCO's test thresholds (score and objectness 0.001,
-    ``nms_pre`` 1000): on the model's maps for ``image``, and on maps whose
-    objectness and class logits are all 0 (every score 0.25: every prior
-    and class passes, the worst case)."""
+    """Decoding + NMS alone, at COCO's test thresholds (score and
+    objectness 0.001, ``nms_pre`` 1000), on the model's maps for ``image``
+    and on maps whose objectness and class logits are all 0 (every score
+    0.25: every prior and class passes, the worst case): the head's
+    ``predict_by_feat``, and its candidate selection (``topk_scores``)
+    against mmdet's ``filter_scores_and_topk`` on all the scores."""
+    from mmdet.models.utils import filter_scores_and_topk
+
+    from ..models import topk_scores
     inputs, samples = detector.preprocess([detector.load(image)])
     maps = [torch.from_numpy(o) for o in detector.backend(inputs)]
-    attrib = detector.head.num_attrib
+    head = detector.head
     worst = []
     for m in maps:
         m = m.clone()
-        channel = torch.arange(m.size(1)) % attrib
+        channel = torch.arange(m.size(1)) % head.num_attrib
         m[:, channel >= 4] = 0
         worst.append(m)
     metas = [s.metainfo for s in samples]
-    coco = dict(copy.deepcopy(detector.head.test_cfg), score_thr=0.001,
+    coco = dict(copy.deepcopy(head.test_cfg), score_thr=0.001,
                 conf_thr=0.001, nms_pre=1000)
+
+    def median_ms(call):
+        values = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            call()
+            values.append(time.perf_counter() - start)
+        return statistics.median(values) * 1e3
+
     out = {}
     for maps_name, pred_maps in (('model output', maps),
                                  ('every score 0.25', worst)):
-        for name, post in (('head predict_by_feat',
-                            HeadPostProcessor(detector.head)),
-                           ('top-k', TopkPostProcessor(detector.head))):
-            values = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                post(pred_maps, metas, coco)
-                values.append(time.perf_counter() - start)
-            out[(maps_name, name)] = statistics.median(values) * 1e3
+        out[(maps_name, 'head predict_by_feat (top-k)')] = median_ms(
+            lambda p=pred_maps: head.predict_by_feat(p, metas, coco))
+    scores = torch.full((sum(m[0, 0].numel() for m in maps) *
+                         head.num_base_priors, head.num_classes), 0.25)
+    for name, select in (('mmdet filter_scores_and_topk',
+                          filter_scores_and_topk),
+                         ('topk_scores', topk_scores)):
+        out[('every score 0.25', f'selection alone: {name}')] = median_ms(
+            lambda f=select: f(scores, 0.001, 1000))
     return out
 
 

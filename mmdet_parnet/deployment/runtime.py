@@ -5,7 +5,7 @@ Pre-processing is mmdet's: the config's test pipeline (``Resize`` with its
 ``keep_ratio``, ``Pad`` if any, ``PackDetInputs``) built as mmdet builds it,
 then the config's ``DetDataPreprocessor`` (mean / std, ``bgr_to_rgb``,
 ``pad_size_divisor``). Post-processing is the head's: a head built from the
-config decodes the raw maps and runs NMS (see :mod:`.postprocess`). Boxes
+config decodes the raw maps and runs NMS (``predict_by_feat``). Boxes
 come back in original image coordinates, in mmdet ``DetDataSample``\\ s.
 """
 import copy
@@ -23,7 +23,6 @@ from mmengine.config import Config
 from .backends import (BACKENDS, Backend, PyTorchBackend, build_backend,
                        output_channels_check)
 from .export import load_config, load_detector, prepare_for_export
-from .postprocess import build_postprocessor
 
 ImageInput = Union[str, Path, np.ndarray]
 
@@ -67,9 +66,6 @@ class DeployedDetector:
             INT8 model file. OpenVINO's precision is always set explicitly.
         threads (int, optional): Intra-op threads of the engine (PyTorch:
             ``torch.set_num_threads``). Defaults to the engine's choice.
-        postprocess (str): ``'topk'`` (default; the head's decoding and NMS
-            with a top-k in place of a full sort, same results) or
-            ``'head'`` (the head's ``predict_by_feat`` as it is).
         form (str): PyTorch only: ``'deployed'`` (re-parameterised ParNet,
             BNs folded) or ``'training'``.
         channels_last (bool): PyTorch only: channels-last memory format.
@@ -88,7 +84,6 @@ class DeployedDetector:
                  backend: Union[str, Backend] = 'onnxruntime',
                  precision: str = 'fp32',
                  threads: Optional[int] = None,
-                 postprocess: str = 'topk',
                  form: str = 'deployed',
                  channels_last: bool = False,
                  compile: bool = False,
@@ -99,7 +94,6 @@ class DeployedDetector:
         self.model_file = str(model_file) if model_file is not None else None
         self.head = build_head(self.cfg)
         self.preprocessor = MODELS.build(self.cfg.model.data_preprocessor)
-        self.postprocess = build_postprocessor(self.head, postprocess)
         self._pipelines = {}
         if isinstance(backend, Backend):
             self.backend = backend
@@ -212,7 +206,8 @@ class DeployedDetector:
         coordinates."""
         maps = [torch.from_numpy(np.asarray(o, dtype=np.float32))
                 for o in outputs]
-        results = self.postprocess(maps, [s.metainfo for s in samples])
+        results = self.head.predict_by_feat(
+            maps, [s.metainfo for s in samples], rescale=True)
         for sample, result in zip(samples, results):
             sample.pred_instances = result
         return samples

@@ -25,12 +25,12 @@ from torch import Tensor
 
 from mmdet.models.dense_heads import YOLOV3Head
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
-from mmdet.models.utils import filter_scores_and_topk
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.bbox import bbox_overlaps, get_box_tensor, scale_boxes
 from mmdet.utils import (ConfigType, InstanceList, OptConfigType,
                          OptInstanceList)
 from .losses import bbox_ciou
+from .score_selection import topk_scores
 from .yolov4_bbox_coder import YOLOv4BBoxCoder
 
 # The nine YOLOv4 anchors (w, h) in pixels, for strides 8, 16 and 32.
@@ -421,6 +421,10 @@ torch.Size([1, 21, 2, 2])]
                         with_nms: bool = True) -> InstanceList:
         """Decode raw outputs into per-image detections inside the image.
 
+        Candidates above ``conf_thr`` (objectness) and ``score_thr`` are cut
+        to the ``nms_pre`` best with :func:`topk_scores` (mmdet's selection
+        without its full sort), then go through the config's NMS.
+
         Args:
             pred_maps (Sequence[Tensor]): Raw outputs of each level, shape
                 ``(N, A * (5 + C), H, W)``.
@@ -461,7 +465,7 @@ torch.Size([1, 21, 2, 2])]
             keep = obj >= cfg.get('conf_thr', 0)
             bboxes, scores = bboxes[keep], scores[keep]
             nms_pre = cfg.get('nms_pre', -1)
-            scores, labels, keep, _ = filter_scores_and_topk(
+            scores, labels, keep = topk_scores(
                 scores, cfg.get('score_thr', 0),
                 nms_pre if nms_pre > 0 else scores.numel())
             bboxes = _clip(bboxes[keep], img_meta['img_shape'])

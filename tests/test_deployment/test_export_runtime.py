@@ -1,7 +1,6 @@
 """Export, backends and the runtime: raw outputs and final boxes against
 PyTorch, boxes in original image coordinates, dynamic shapes, BF16 and the
 precision each engine reports."""
-import copy
 
 import mmcv
 import numpy as np
@@ -11,8 +10,6 @@ import torch
 from mmdet_parnet.deployment import (DeployedDetector, compare_outputs,
                                      export_onnx, load_detector,
                                      match_detections, prepare_for_export)
-from mmdet_parnet.deployment.postprocess import (HeadPostProcessor,
-                                                 TopkPostProcessor)
 from tests.test_deployment.conftest import DEMO_IMAGE
 
 pytestmark = pytest.mark.usefixtures('one_thread')
@@ -114,39 +111,6 @@ def test_openvino_bf16_reports_what_ran(exported, tiny_checkpoint):
         [DEMO_IMAGE])
     top = expected.pred_instances[:20]
     assert match_detections(top, got.pred_instances)['kept'] >= 0.8
-
-
-def test_topk_postprocess_equals_head(exported):
-    """The runtime's top-k selection gives the head's predict_by_feat
-    results, with every prior above a low threshold and nms_pre below the
-    number passing."""
-    _, _, cfg = exported
-    det = DeployedDetector(None, cfg, backend='pytorch')
-    head = det.head
-    torch.manual_seed(0)
-    maps = [torch.randn(2, head.num_base_priors * head.num_attrib, s, s)
-            for s in (16, 8, 4)]
-    metas = [dict(scale_factor=(0.5, 0.25), img_shape=(128, 128),
-                  ori_shape=(256, 512))] * 2
-    for test_cfg in (dict(score_thr=0.001, conf_thr=0.001, nms_pre=200),
-                     dict(score_thr=0.0, nms_pre=-1),
-                     dict(score_thr=0.3, conf_thr=0.5, nms_pre=1000)):
-        full = dict(copy.deepcopy(head.test_cfg), **test_cfg)
-        expected = HeadPostProcessor(head)(maps, metas, full)
-        got = TopkPostProcessor(head)(maps, metas, full)
-        for e, g in zip(expected, got):
-            assert len(e) == len(g) > 0
-            torch.testing.assert_close(g.bboxes, e.bboxes)
-            torch.testing.assert_close(g.scores, e.scores)
-            assert torch.equal(g.labels, e.labels)
-    # a real image whose padded border gives priors with tied scores
-    inputs, samples = det.preprocess([det.load(DEMO_IMAGE)])
-    maps = [torch.from_numpy(o) for o in det.backend(inputs)]
-    metas = [s.metainfo for s in samples]
-    (e, ), (g, ) = HeadPostProcessor(head)(maps, metas), TopkPostProcessor(
-        head)(maps, metas)
-    assert torch.equal(g.bboxes, e.bboxes) and torch.equal(g.labels,
-                                                           e.labels)
 
 
 def test_pytorch_training_form_matches_deployed(tiny_config,

@@ -11,12 +11,12 @@ Usage:
 """
 import argparse
 import statistics
-import time
 
 import torch
 from mmdet.models.backbones import Darknet
 
 from mmdet_parnet import ParNet
+from mmdet_parnet.utils.timing import round_robin
 
 
 def build_models(archs, compile_models: bool) -> dict:
@@ -52,14 +52,10 @@ def main():
     torch.manual_seed(0)
     x = torch.rand(1, 3, args.size, args.size)
     models = build_models(args.archs, args.compile)
-    times = {name: [] for name in models}
     with torch.inference_mode():
-        for round_ in range(args.warmup + args.rounds):
-            for name, model in models.items():
-                start = time.perf_counter()
-                model(x)
-                if round_ >= args.warmup:
-                    times[name].append(time.perf_counter() - start)
+        times = round_robin(
+            {name: (lambda m=model: m(x)) for name, model in models.items()},
+            args.rounds, args.warmup)
     base = statistics.median(times['Darknet53 (mmdet)'])
     print(f'Batch 1, {args.size}x{args.size}, {args.threads} threads, '
           f'median of {args.rounds} rounds (torch {torch.__version__}):\n')

@@ -6,7 +6,7 @@ Usage:
     python tools/deployment/test_deployed.py CONFIG MODEL
         [--backend onnxruntime|openvino|pytorch] [--precision fp32|bf16]
         [--threads N] [--max-images N] [--batch-size 1]
-        [--postprocess topk|head] [--out metrics.json]
+        [--out metrics.json]
         [--cfg-options KEY=VALUE ...]
 
 MODEL is an .onnx (onnxruntime, openvino), an OpenVINO .xml, or for
@@ -40,8 +40,6 @@ def main():
     parser.add_argument('--max-images', type=int,
                         help='evaluate the first N test images only')
     parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--postprocess', choices=['topk', 'head'],
-                        default='topk')
     parser.add_argument('--out', help='write the metrics as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
@@ -56,7 +54,6 @@ def main():
     detector = DeployedDetector(args.model, args.config, backend=backend,
                                 precision=args.precision,
                                 threads=args.threads,
-                                postprocess=args.postprocess,
                                 cfg_options=args.cfg_options)
     print(f'{backend}: {args.model}, running {detector.precision}')
     start = time.perf_counter()
