@@ -35,7 +35,8 @@ def rows(text: str) -> list:
     return [[c.strip() for c in line.strip('|').split('|')]
             for line in text.splitlines()
             if line.startswith('| ') and not line.startswith('| detector')
-            and not line.startswith('| backbone |')]
+            and not line.startswith('| backbone |')
+            and not line.startswith('| target |')]
 
 
 def test_table_is_printed_and_written(study):
@@ -81,7 +82,8 @@ def test_streams_throughput_and_accuracy_rows(study):
     text = (out / 'comparison.md').read_text()
     streams = rows(section(text, 'ParNet streams'))
     assert {r[0] for r in streams} == set(DETECTORS[:4])
-    assert re.search(r'Concurrent streams were faster in \d+ of 4 cases',
+    assert re.search(r'Concurrent streams were faster by more than 5% in '
+                     r'\d+ of 4 cases \(best \d\.\d\dx\)',
                      text)
     throughput = rows(section(text, 'Training throughput'))
     assert {r[0] for r in throughput} == set(DETECTORS)
@@ -91,3 +93,39 @@ def test_streams_throughput_and_accuracy_rows(study):
     for r in accuracy:
         assert int(r[2]) >= 2  # iterations
         assert re.fullmatch(r'-?\d\.\d{3} ± \d\.\d{3}', r[4])
+
+
+def test_targets_section(study):
+    out, _ = study
+    table = rows(section((out / 'comparison.md').read_text(), 'Targets'))
+    assert [r[0] for r in table] == [
+        'deployed ParNet-S backbone, its fastest path <= 0.5x the twin',
+        'ParNet-S-YOLOv4 detector, eager PyTorch deployed <= 0.75x the twin',
+        'ParNet-S-YOLOv4 detector, fastest engine <= 0.75x the twin',
+        'equal-budget held-out mAP, ParNet-S >= the twin']
+    assert all(r[-1] in ('yes', 'no', '—') for r in table)
+    assert table[0][-1] in ('yes', 'no')  # eager rows at least
+
+
+def test_report_only_renders_the_same_table(study):
+    out, _ = study
+    before = (out / 'comparison.md').read_text()
+    (out / 'latency_vs_map.png').unlink()
+    run([TOOL, '--report-only', '--work-dir', out])
+    assert (out / 'comparison.md').read_text() == before
+    assert (out / 'latency_vs_map.png').stat().st_size > 10_000
+
+
+def test_reuse_skipped_keeps_the_earlier_parts(study):
+    out, _ = study
+    before = (out / 'comparison.md').read_text()
+    run([TOOL, '--tiny', '--work-dir', out, '--reuse-skipped',
+         '--skip-latency', '--skip-streams', '--skip-throughput',
+         '--skip-training'])
+    after = (out / 'comparison.md').read_text()
+    for title in ('Latency, batch 1, COCO', 'ParNet streams',
+                  'Training throughput', 'Held-out mAP'):
+        assert section(after, title).split('\n- ')[0] == section(
+            before, title).split('\n- ')[0]
+    assert 'Not measured by this command: latency, streams, throughput, ' \
+        'training, reused from the earlier run' in after

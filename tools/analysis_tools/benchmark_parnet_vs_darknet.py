@@ -1,13 +1,14 @@
 """ParNet-S/M/L/XL YOLOv4 against its Darknet53 twin and mmdet's stock
 YOLOv3-Darknet53, in one run on one machine: one markdown table and PNG plots
-(what each part measures: ``mmdet_parnet/analysis/parnet_vs_darknet.py`` and
+(what each part measures: ``mmdet_parnet/analysis/parnet_vs_darknet/`` and
 docs/comparison.md). Run it on an otherwise idle machine.
 
 Usage:
     python tools/analysis_tools/benchmark_parnet_vs_darknet.py
         [--work-dir outputs/parnet_vs_darknet] [--threads 2] [--rounds 5]
         [--budget-minutes 7] [--seeds 2] [--archs S M L XL]
-        [--skip-training] [--skip-backends] [--skip-streams] [--tiny]
+        [--int8] [--skip-training] [--skip-backends] [--skip-streams]
+        [--report-only] [--tiny]
 """
 from mmdet_parnet.analysis.parnet_vs_darknet import main
 
