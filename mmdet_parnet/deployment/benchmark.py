@@ -13,8 +13,10 @@ from typing import Dict, List, Optional
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
+from ..utils.complexity import count_complexity, matmul_peak_gmacs
+from ..utils.darknet_twin import darknet_twin
 from ..utils.timing import round_robin
 from .backends import require
 from .evaluation import evaluate
@@ -36,16 +38,6 @@ LABELS = {
     'ov-int8': 'OpenVINO INT8 (NNCF)',
 }
 BASELINE = 'eager-deployed'
-
-
-def darknet_twin(cfg: Config) -> Config:
-    """``cfg`` with mmdet's Darknet-53 in place of its backbone (the
-    ``yolov4_darknet53_*`` configs' twin): same neck, head and recipe."""
-    twin = copy.deepcopy(cfg)
-    twin.model.backbone = ConfigDict(
-        type='Darknet', depth=53, out_indices=(3, 4, 5), norm_eval=False)
-    twin.model.neck.in_channels = [256, 512, 1024]
-    return twin
 
 
 def square_test_pipeline(cfg: Config, size: int) -> Config:
@@ -181,11 +173,13 @@ def time_postprocess(detector: DeployedDetector, image: np.ndarray,
 
 
 def markdown_table(results: Dict[tuple, dict], models: List[str],
-                   variants) -> str:
+                   variants, gmacs: Dict[str, float]) -> str:
+    """One row per (model, runtime); GMAC/s = the model's multiply-adds
+    (``gmacs``, G per image) over its median model time."""
     lines = [
         '| model | runtime | runs | model ms | end-to-end ms | '
-        'model vs eager deployed | ParNet / Darknet53 (model) | mAP | mAP50 '
-        '|', '|---|---|---|---|---|---|---|---|---|'
+        'model vs eager deployed | ParNet / Darknet53 (model) | GMAC/s | '
+        'mAP | mAP50 |', '|---|---|---|---|---|---|---|---|---|---|'
     ]
     for model in models:
         base = results.get((model, BASELINE))
@@ -203,11 +197,35 @@ def markdown_table(results: Dict[tuple, dict], models: List[str],
                 else '-'
             map50 = f'{row["mAP50"]:.3f}' if row.get('mAP50') is not None \
                 else '-'
+            rate = gmacs.get(model, 0) / row['model_ms'] * 1e3
             lines.append(
                 f'| {model} | {LABELS[key]} | {row["precision"]} | '
                 f'{row["model_ms"]:.1f} | {row["e2e_ms"]:.1f} | {vs_base} | '
-                f'{ratio} | {map_} | {map50} |')
+                f'{ratio} | {rate:.0f} | {map_} | {map50} |')
     return '\n'.join(lines)
+
+
+def compute_ceiling(results: Dict[tuple, dict], models: Dict[str, tuple],
+                    gmacs: Dict[str, float], threads: int) -> str:
+    """What this CPU's arithmetic allows: its fp32 and bf16 matrix-product
+    rates (:func:`matmul_peak_gmacs`), against the first model's
+    multiply-adds and eager time, and the rate a 1.5x faster fp32 path would
+    need."""
+    fp32 = matmul_peak_gmacs(threads)
+    bf16 = matmul_peak_gmacs(threads, torch.bfloat16)
+    name = next(iter(models))
+    text = (f'Compute ceiling: an n x n matrix product (n = 2048, best of 5, '
+            f'{threads} threads) runs {fp32:.0f} G multiply-adds/s in fp32 '
+            f'and {bf16:.0f} in bf16 on this CPU. {name} is '
+            f'{gmacs[name]:.1f} GMAC per image: {gmacs[name] / fp32 * 1e3:.0f}'
+            f' ms at the fp32 rate.')
+    base = results.get((name, BASELINE))
+    if base:
+        need = gmacs[name] / (base['model_ms'] / 1.5) * 1e3
+        text += (f' An fp32 path 1.5x faster than eager deployed '
+                 f'({base["model_ms"]:.0f} ms) would need {need:.0f} GMAC/s, '
+                 f'{need / fp32:.2f}x the fp32 rate.')
+    return text
 
 
 def plot(results: Dict[tuple, dict], out_png: Path, title: str) -> Path:
@@ -258,7 +276,7 @@ def run_benchmark(config: str,
                   twin: bool = True,
                   out_dir: str = 'outputs/deploy_benchmark') -> dict:
     """Build, time, evaluate and report; returns the results."""
-    from .export import load_config
+    from .export import load_config, load_detector, prepare_for_export
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         raise ValueError(f'unknown variants {sorted(unknown)}; choose from '
@@ -302,14 +320,21 @@ def run_benchmark(config: str,
                   if key == BASELINE), next(iter(detectors.values())))
     post = time_postprocess(first, image_array)
     order = [k for k in VARIANTS if k in variants]
-    table = markdown_table(results, list(models), order)
+    gmacs = {}
+    for name, (model_cfg, _) in models.items():
+        _, model = load_detector(model_cfg, None, 'deployed')
+        gmacs[name] = count_complexity(prepare_for_export(model),
+                                       (size, size))[1]
+    table = markdown_table(results, list(models), order, gmacs)
+    ceiling = compute_ceiling(results, models, gmacs, threads)
     header = (f'Batch 1, {size}x{size}, {threads} threads, median of {rounds} '
               f'rounds, round-robin (torch {torch.__version__}); end to end = '
               f'BGR image in memory to boxes (pre-processing, model, '
               f'decoding, NMS).')
     post_lines = '\n'.join(f'| {cfg_name} | {name} | {ms:.1f} |'
                            for (cfg_name, name), ms in post.items())
-    text = (f'{header}\n\n{table}\n\nDecoding + NMS alone at score_thr '
+    text = (f'{header}\n\n{table}\n\n{ceiling}\n\nDecoding + NMS alone at '
+            f'score_thr '
             f'0.001 ({first!r}):\n\n| raw maps | path | median ms |\n'
             f'|---|---|---|\n{post_lines}\n')
     print('\n' + text)

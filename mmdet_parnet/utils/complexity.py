@@ -64,3 +64,28 @@ def test_input_size(cfg: Config) -> Tuple[int, int]:
             return height, width
     raise ValueError('the test pipeline has no Resize step: give the input '
                      'size explicitly')
+
+
+def matmul_peak_gmacs(threads: int, dtype: torch.dtype = torch.float32,
+                      n: int = 2048, repeats: int = 5) -> float:
+    """Multiply-adds per second (G) of this CPU in ``dtype``: the best of
+    ``repeats`` ``n x n`` matrix products with ``threads`` threads, a
+    practical ceiling for convolutions (oneDNN runs them as such
+    products)."""
+    import time
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        a = torch.randn(n, n, generator=generator).to(dtype)
+        b = torch.randn(n, n, generator=generator).to(dtype)
+        best = float('inf')
+        with torch.no_grad():
+            a @ b
+            for _ in range(repeats):
+                start = time.perf_counter()
+                a @ b
+                best = min(best, time.perf_counter() - start)
+        return n ** 3 / best / 1e9
+    finally:
+        torch.set_num_threads(before)
