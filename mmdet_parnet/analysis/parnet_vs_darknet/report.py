@@ -245,6 +245,13 @@ def report(res: dict) -> str:
     return '\n'.join(lines)
 
 
+def save_figure(fig, out_png: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def plot_latency_vs_params(res: dict, out_png: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     arch = res['architecture']
@@ -269,10 +276,7 @@ def plot_latency_vs_params(res: dict, out_png: Path) -> Path:
                f'{res["meta"]["size"]} px')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png)
 
 
 def plot_latency_vs_map(res: dict, out_png: Path) -> Path:
@@ -302,10 +306,7 @@ def plot_latency_vs_map(res: dict, out_png: Path) -> Path:
     ax.grid(alpha=0.3)
     if rows:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png)
 
 
 def write_plots(res: dict, out: Path) -> list:
