@@ -6,7 +6,6 @@ Used by ``tools/analysis_tools/benchmark_deployment.py``.
 import copy
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -149,20 +148,11 @@ def time_postprocess(detector: DeployedDetector, image: np.ndarray,
     metas = [s.metainfo for s in samples]
     coco = dict(copy.deepcopy(head.test_cfg), score_thr=0.001,
                 conf_thr=0.001, nms_pre=1000)
-
-    def median_ms(call):
-        values = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            call()
-            values.append(time.perf_counter() - start)
-        return statistics.median(values) * 1e3
-
-    out = {}
+    calls = {}
     for maps_name, pred_maps in (('model output', maps),
                                  ('every score 0.25', worst)):
-        out[(maps_name, 'head predict_by_feat (top-k)')] = median_ms(
-            lambda p=pred_maps: head.predict_by_feat(p, metas, coco))
+        calls[(maps_name, 'head predict_by_feat (top-k)')] = \
+            lambda p=pred_maps: head.predict_by_feat(p, metas, coco)
     # distinct scores, as a trained model gives (all-equal scores are the
     # top-k's worst case: every one ties with the cut and is sorted)
     scores = torch.rand(sum(m[0, 0].numel() for m in maps) *
@@ -171,9 +161,10 @@ def time_postprocess(detector: DeployedDetector, image: np.ndarray,
     for name, select in (('mmdet filter_scores_and_topk',
                           filter_scores_and_topk),
                          ('topk_scores', topk_scores)):
-        out[('random scores', f'selection alone: {name}')] = median_ms(
-            lambda f=select: f(scores, 0.001, 1000))
-    return out
+        calls[('random scores', f'selection alone: {name}')] = \
+            lambda f=select: f(scores, 0.001, 1000)
+    times = round_robin(calls, rounds, warmup=0, settle_s=0)
+    return {key: statistics.median(t) * 1e3 for key, t in times.items()}
 
 
 def markdown_table(results: Dict[tuple, dict], models: List[str],

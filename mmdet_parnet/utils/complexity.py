@@ -6,6 +6,7 @@ multiply-add as one FLOP, as mmdet does. The ParNet and darknet papers count
 GFLOPs as 2 x multiply-adds; :func:`count_complexity` returns multiply-adds
 and the tools print both where they compare with a paper.
 """
+import time
 from typing import Sequence, Tuple
 
 import torch
@@ -72,7 +73,6 @@ def matmul_peak_gmacs(threads: int, dtype: torch.dtype = torch.float32,
     ``repeats`` ``n x n`` matrix products with ``threads`` threads, a
     practical ceiling for convolutions (oneDNN runs them as such
     products)."""
-    import time
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

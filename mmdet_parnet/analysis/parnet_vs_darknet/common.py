@@ -27,7 +27,6 @@ TINY_V3 = dict(neck_out=[32, 16, 8], head_out=[64, 32, 16])
 TINY_SIZE = 64
 
 
-
 def progress(iterable, total=None, desc=''):
     """tqdm if it is installed, else mmengine's ProgressBar."""
     try:

@@ -39,7 +39,6 @@ def build(model_cfg) -> nn.Module:
     return model
 
 
-
 class Spec:
     """One detector: ``coco`` (its COCO config: latency at 640, complexity,
     depth) and ``shapes`` (the shapes recipe with this detector's model:
@@ -120,7 +119,6 @@ def make_specs(args, data_root: Path) -> list:
             shrink(spec.shapes.model)
         set_data(spec.shapes, data_root, args.tiny)
     return specs
-
 
 
 def eager_forms(detector: nn.Module) -> dict:

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 from mmdet.structures import DetDataSample
 
+from ...deployment.quantize import BOUNDARY_SCOPES
 from ...utils.timing import round_robin
 from .common import FORMS, note, progress
 
@@ -20,11 +21,6 @@ def demo_input(size, channels_last: bool):
                 scale_factor=(1.0, 1.0), batch_input_shape=tuple(size),
                 pad_shape=tuple(size))
     return x, [DetDataSample(metainfo=meta)]
-
-
-#: ``mmdet_parnet.deployment``'s INT8 quantizer of each engine (--int8).
-QUANTIZERS = dict(onnxruntime=('quantize_onnx', 'model_int8.onnx'),
-                  openvino=('quantize_openvino', 'model_int8.xml'))
 
 
 class BackboneOutputs(nn.Module):
@@ -45,7 +41,7 @@ class BackboneOutputs(nn.Module):
 
 def engine_runs(module: nn.Module, size, threads: int, export_dir: Path,
                 quick: bool = False, int8: bool = False,
-                keep_fp32=('first-conv', 'head-outputs')) -> dict:
+                keep_fp32=BOUNDARY_SCOPES) -> dict:
     """``module`` (deployed, tensor outputs) through every engine of
     :mod:`mmdet_parnet.deployment`: ``{row label: run}``, ``run(float32 NCHW
     array) -> arrays``. Rows: ONNX Runtime fp32, OpenVINO fp32, OpenVINO
@@ -83,16 +79,18 @@ def engine_runs(module: nn.Module, size, threads: int, export_dir: Path,
         except Exception as err:  # noqa: BLE001 (an engine not installed)
             note(f'no {name} rows: {type(err).__name__}: {str(err)[:200]}')
             continue
-        if not int8 or name not in QUANTIZERS:
+        if not int8:
             continue
         try:
-            function, file_name = QUANTIZERS[name]
+            quantize, int8_file = {
+                'onnxruntime': (deployment.quantize_onnx, 'model_int8.onnx'),
+                'openvino': (deployment.quantize_openvino, 'model_int8.xml'),
+            }[name]
             generator = np.random.default_rng(0)
             inputs = [generator.random((1, 3, *size), dtype=np.float32)
                       for _ in range(4)]
-            int8_file = export_dir / file_name
-            getattr(deployment, function)(model_file, int8_file, inputs,
-                                          keep_fp32)
+            int8_file = export_dir / int8_file
+            quantize(model_file, int8_file, inputs, keep_fp32)
             runs[f'{name} int8'] = deployment.build_backend(
                 name, str(int8_file), 'fp32', threads)
         except Exception as err:  # noqa: BLE001
@@ -116,8 +114,7 @@ def backend_forwards(detector: nn.Module, size, threads: int,
     # INT8: the first conv stays in float in both; the detector's head
     # output convs too (the exporter's default). The backbone's own last
     # convs (its taps) are quantized, as they are inside the detector.
-    keep = dict(detector=('first-conv', 'head-outputs'),
-                backbone=('first-conv', ))
+    keep = dict(detector=BOUNDARY_SCOPES, backbone=('first-conv', ))
     runs = {}
     for scope, module in parts.items():
         for label, run in engine_runs(module, size, threads,

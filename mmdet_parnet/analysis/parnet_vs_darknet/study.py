@@ -85,18 +85,30 @@ def parse_args():
     return args
 
 
-def rewrite_report(out: Path) -> None:
-    """The table and plots again from ``out/results.json``."""
+def load_results(out: Path, flag: str) -> dict:
+    """The work dir's saved results (``results.json``), for ``flag``."""
     saved = out / 'results.json'
     if not saved.is_file():
-        raise SystemExit(f'{saved} does not exist: run the study first '
-                         f'(without --report-only) with this --work-dir')
-    res = from_json(json.loads(saved.read_text()))
-    res['plots'] = write_plots(res, out)
+        raise SystemExit(f'{flag}: {saved} does not exist; run the study '
+                         f'into this --work-dir first')
+    return from_json(json.loads(saved.read_text()))
+
+
+def save_results(res: dict, out: Path) -> str:
+    """``results.json`` and the table ``comparison.md``; returns the
+    table."""
+    (out / 'results.json').write_text(
+        json.dumps(to_json(res), indent=1, default=str))
     text = report(res)
     (out / 'comparison.md').write_text(text + '\n')
-    saved.write_text(json.dumps(to_json(res), indent=1, default=str))
-    print(text)
+    return text
+
+
+def rewrite_report(out: Path) -> None:
+    """The table and plots again from ``out/results.json``."""
+    res = load_results(out, '--report-only')
+    res['plots'] = write_plots(res, out)
+    print(save_results(res, out))
 
 
 #: What each --skip-* part writes: result keys and meta keys.
@@ -106,29 +118,16 @@ PART_KEYS = dict(latency=(('latency', ), ()),
                  training=(('accuracy', ), ('budget', )))
 
 
-def read_earlier(out: Path) -> dict:
-    saved = out / 'results.json'
-    if not saved.is_file():
-        raise SystemExit(f'--reuse-skipped: {saved} does not exist; run the '
-                         f'whole study into this --work-dir first')
-    return from_json(json.loads(saved.read_text()))
-
-
 def reuse_skipped(res: dict, earlier: dict, args) -> None:
     """Copy the parts skipped in this run from ``earlier`` (the work dir's
     results.json), and say so in the table's notes."""
     reused = []
     for part, (keys, meta_keys) in PART_KEYS.items():
-        if not getattr(args, f'skip_{part}') or not any(
-                k in earlier for k in keys):
-            continue
-        for key in keys:
-            if key in earlier:
-                res[key] = earlier[key]
-        for key in meta_keys:
-            if key in earlier['meta']:
-                res['meta'][key] = earlier['meta'][key]
-        reused.append(part)
+        if getattr(args, f'skip_{part}') and all(k in earlier for k in keys):
+            res.update({k: earlier[k] for k in keys})
+            res['meta'].update({k: earlier['meta'][k] for k in meta_keys
+                                if k in earlier['meta']})
+            reused.append(part)
     if reused:
         res['notes'].append(
             f'Not measured by this command: {", ".join(reused)}, reused '
@@ -168,7 +167,8 @@ def main():
         threads=args.threads, rounds=args.rounds), notes=[])
 
     res['meta']['part_minutes'] = {}
-    earlier = read_earlier(out) if args.reuse_skipped else None
+    earlier = load_results(out, '--reuse-skipped') \
+        if args.reuse_skipped else None
     clock = [time.time()]
 
     def save(part=None):
@@ -177,11 +177,7 @@ def main():
             res['meta']['part_minutes'][part] = round(minutes, 2)
             print(f'[{part}: {minutes:.1f} min]', flush=True)
             clock[0] = time.time()
-        (out / 'results.json').write_text(
-            json.dumps(to_json(res), indent=1, default=str))
-        text = report(res)
-        (out / 'comparison.md').write_text(text + '\n')
-        return text
+        return save_results(res, out)
 
     # 1 and 2: architecture, latency
     torch.set_num_threads(args.threads)

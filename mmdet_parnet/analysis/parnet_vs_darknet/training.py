@@ -61,7 +61,6 @@ def train_step_times(cfg: Config, iters: int, warmup: int,
                 batch_size=cfg.train_dataloader.batch_size)
 
 
-
 def budget_config(cfg: Config, iters: int, seed: int,
                   val_times: int) -> Config:
     """``cfg`` trained for ``iters`` iterations (iteration-based loop,
